@@ -1,0 +1,1 @@
+"""The ServedModel operator for TensorFlow Serving."""
