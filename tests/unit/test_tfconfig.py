@@ -1,0 +1,77 @@
+"""models.config and friends: golden files, each also parsed with TF Serving's own protos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from tfserving_operator.spec import Batching
+from tfserving_operator.stage import Stage
+from tfserving_operator.tfconfig import render_batching_config, render_models_config, render_monitoring_config
+
+from .helpers import servedmodel
+from .textproto_schemas import BatchingParameters, MonitoringConfig
+
+GOLDEN = Path(__file__).parent / "golden"
+STAGES = {
+    "stable-only": Stage(frozenset({1}), {"stable": 1}),
+    "canary-loading": Stage(frozenset({1, 2}), {"stable": 1}),
+    "canary-live": Stage(frozenset({1, 2}), {"stable": 1, "canary": 2}),
+    "no-labels": Stage(frozenset({7}), {}),
+}
+
+
+def _golden(name: str, text: str) -> str:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    return path.read_text()
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_models_config_matches_golden_and_parses_as_model_server_config(name: str) -> None:
+    stage = STAGES[name]
+    text = render_models_config(servedmodel().spec, stage)
+    assert text == _golden(f"models-{name}.config", text)
+
+    config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    (model,) = config.model_config_list.config
+    assert model.name == "vit"
+    assert model.base_path == "gs://acme-models/vit"
+    assert model.model_platform == "tensorflow"
+    assert sorted(model.model_version_policy.specific.versions) == sorted(stage.versions)
+    assert dict(model.version_labels) == dict(stage.labels)
+
+
+def test_model_names_with_quotes_are_escaped() -> None:
+    spec = servedmodel(modelName="odd.name-1").spec
+    text = render_models_config(spec, Stage(frozenset({1}), {}))
+    config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    assert config.model_config_list.config[0].name == "odd.name-1"
+
+
+def test_batching_parameters_parse_with_allowed_sizes_sorted() -> None:
+    text = render_batching_config(
+        Batching(max_batch_size=32, batch_timeout_micros=2000, num_batch_threads=4, allowed_batch_sizes=(32, 8, 16),
+                 max_enqueued_batches=100, pad_variable_length_inputs=True)
+    )
+    assert text == _golden("batching.config", text)
+    params = text_format.Parse(text, BatchingParameters())
+    assert params.max_batch_size.value == 32
+    assert params.batch_timeout_micros.value == 2000
+    assert params.num_batch_threads.value == 4
+    assert params.max_enqueued_batches.value == 100
+    # TF Serving requires increasing sizes ending with max_batch_size.
+    assert list(params.allowed_batch_sizes) == [8, 16, 32]
+    assert params.pad_variable_length_inputs
+
+
+def test_monitoring_config_enables_prometheus() -> None:
+    text = render_monitoring_config()
+    config = text_format.Parse(text, MonitoringConfig())
+    assert config.prometheus_config.enable
+    assert config.prometheus_config.path == "/monitoring/prometheus/metrics"
