@@ -30,7 +30,7 @@ class _StrictLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -42,7 +42,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -78,14 +78,16 @@ def read_documents(path: str) -> list[Document]:
         loader = _StrictLoader(text)
         try:
             index = 0
-            while loader.check_node():  # type: ignore[no-untyped-call]
-                node = loader.get_node()  # type: ignore[no-untyped-call]
-                body = loader.construct_document(node)  # type: ignore[no-untyped-call]
+            while loader.check_node():
+                node = loader.get_node()
+                if node is None:
+                    break
+                body = loader.construct_document(node)
                 if body is not None:
                     docs.append(Document(index, node.start_mark.line + 1, body))
                 index += 1
         finally:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -179,10 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check ServedModel files the way the API server will")
-    p.add_argument("-f", "--file", required=True, help="YAML file with one or more ServedModels ('-' = stdin)")
+    p.add_argument(
+        "-f", "--file", required=True, help="YAML file with one or more ServedModels ('-' = stdin)"
+    )
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("render", help="print every object the operator would create, without a cluster")
-    p.add_argument("-f", "--file", required=True, help="YAML file with one or more ServedModels ('-' = stdin)")
+    p.add_argument(
+        "-f", "--file", required=True, help="YAML file with one or more ServedModels ('-' = stdin)"
+    )
     p.add_argument("-n", "--namespace", help="namespace to render into (default: the file's, else default)")
     p.add_argument("--owner-uid", default="", help="the ServedModel's uid, to include ownerReferences")
     p.set_defaults(func=cmd_render)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -69,20 +69,91 @@ def read_replica(endpoint: Endpoint, model: str, labels: Iterable[str], timeout:
     return ReplicaView(pod=endpoint.pod, ready=endpoint.ready, versions=versions, labels=live)
 
 
-def push_config(endpoint: Endpoint, models_config: str, timeout: float) -> None:
-    """HandleReloadConfig on one replica; raises ReplicaError with TF Serving's message on failure."""
-    import grpc
+# ModelService/HandleReloadConfig messages (tensorflow_serving/apis/model_management.proto):
+#   ReloadConfigRequest  { ModelServerConfig config = 1; ... }
+#   ReloadConfigResponse { StatusProto status = 1; ... }
+#   StatusProto { error.Code error_code = 1; string error_message = 2; }
+# Their generated modules import the whole of TensorFlow (status.proto depends on TensorFlow's
+# error codes), so the operator frames these two small wrappers itself; ModelServerConfig itself
+# comes from tensorflow_serving.config, which needs only protobuf. Tests check the framing against
+# the generated classes.
+RELOAD_METHOD = "/tensorflow.serving.ModelService/HandleReloadConfig"
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        shift = result = 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return result
+
+    while pos < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            yield number, varint()
+        elif wire == 2:
+            size = varint()
+            yield number, data[pos : pos + size]
+            pos += size
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+
+
+def encode_reload_request(models_config: str) -> bytes:
     from google.protobuf import text_format
-    from tensorflow_serving.apis import model_management_pb2, model_service_pb2_grpc
     from tensorflow_serving.config import model_server_config_pb2
 
     config = text_format.Parse(models_config, model_server_config_pb2.ModelServerConfig())
-    request = model_management_pb2.ReloadConfigRequest(config=config)
+    payload = config.SerializeToString()
+    return b"\x0a" + _varint(len(payload)) + payload
+
+
+def decode_reload_response(data: bytes) -> tuple[int, str]:
+    """(error_code, error_message) of a ReloadConfigResponse; (0, "") is success."""
+    code, message = 0, ""
+    for number, value in _fields(data):
+        if number == 1 and isinstance(value, bytes):
+            for inner, item in _fields(value):
+                if inner == 1 and isinstance(item, int):
+                    code = item
+                elif inner == 2 and isinstance(item, bytes):
+                    message = item.decode(errors="replace")
+    return code, message
+
+
+def push_config(endpoint: Endpoint, models_config: str, timeout: float) -> None:
+    """HandleReloadConfig on one replica; raises ReplicaError with TF Serving's message on failure."""
+    import grpc
+
+    request = encode_reload_request(models_config)
     with grpc.insecure_channel(f"{endpoint.ip}:{GRPC_PORT}") as channel:
-        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        call = channel.unary_unary(RELOAD_METHOD)
         try:
-            response = stub.HandleReloadConfig(request, timeout=timeout)
+            response = call(request, timeout=timeout)
         except grpc.RpcError as err:
             raise ReplicaError(f"{endpoint.pod}: {err.code().name}: {err.details()}") from err
-    if response.status.error_code != 0:
-        raise ReplicaError(f"{endpoint.pod}: {response.status.error_message}")
+    code, message = decode_reload_response(response)
+    if code != 0:
+        raise ReplicaError(f"{endpoint.pod}: {message}")

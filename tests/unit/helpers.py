@@ -17,7 +17,10 @@ EXAMPLE: dict[str, Any] = {
         "modelName": "vit",
         "versions": [
             {"version": 1},
-            {"version": 2, "export": {"source": "gs://acme-models/src/vit-2.keras", "preset": "image-classifier"}},
+            {
+                "version": 2,
+                "export": {"source": "gs://acme-models/src/vit-2.keras", "preset": "image-classifier"},
+            },
         ],
         "labels": {"stable": 1, "canary": 2},
         "serving": {

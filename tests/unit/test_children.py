@@ -28,7 +28,9 @@ def test_gpu_model_lands_on_its_accelerator_pool_with_gpu_limit_and_toleration()
 
 
 def test_accelerator_label_key_is_configurable_per_model_and_per_operator() -> None:
-    sm = servedmodel(serving={"accelerator": {"type": "a100", "count": 2, "nodeLabelKey": "gpu.example/type"}})
+    sm = servedmodel(
+        serving={"accelerator": {"type": "a100", "count": 2, "nodeLabelKey": "gpu.example/type"}}
+    )
     dep = children.deployment(sm, SETTINGS)
     assert dep["spec"]["template"]["spec"]["nodeSelector"] == {"gpu.example/type": "a100"}
     other = OperatorSettings(accelerator_label_key="k8s.amazonaws.com/accelerator")
@@ -55,7 +57,9 @@ def test_server_flags_follow_the_reference() -> None:
     # reload delivery: the file is read at start only; pushes go over gRPC.
     assert "--model_config_file_poll_wait_seconds=0" in args
     poll = servedmodel(rollout={"configDelivery": "poll"}, serving={"configPollSeconds": 7})
-    assert "--model_config_file_poll_wait_seconds=7" in _container(children.deployment(poll, SETTINGS))["args"]
+    assert (
+        "--model_config_file_poll_wait_seconds=7" in _container(children.deployment(poll, SETTINGS))["args"]
+    )
 
 
 def test_replicas_are_left_to_the_hpa_when_autoscaling() -> None:
@@ -68,7 +72,11 @@ def test_replicas_are_left_to_the_hpa_when_autoscaling() -> None:
 def test_hpa_defaults_to_cpu_70_percent_and_targets_the_deployment() -> None:
     hpa = children.autoscaler(servedmodel())
     assert hpa is not None
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "vit-serving"}
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "vit-serving",
+    }
     assert hpa["spec"]["minReplicas"] == 1 and hpa["spec"]["maxReplicas"] == 4
     (metric,) = hpa["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu"

@@ -9,7 +9,9 @@ AV = VersionStatus("AVAILABLE")
 LOADING = VersionStatus("LOADING")
 
 
-def replica(pod: str, versions: dict[int, VersionStatus], labels: dict[str, int], ready: bool = True) -> ReplicaView:
+def replica(
+    pod: str, versions: dict[int, VersionStatus], labels: dict[str, int], ready: bool = True
+) -> ReplicaView:
     return ReplicaView(pod=pod, ready=ready, versions=versions, labels=labels)
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
-
 from tfserving_operator.spec import Batching
 from tfserving_operator.stage import Stage
 from tfserving_operator.tfconfig import render_batching_config, render_models_config, render_monitoring_config
@@ -56,8 +55,14 @@ def test_model_names_with_quotes_are_escaped() -> None:
 
 def test_batching_parameters_parse_with_allowed_sizes_sorted() -> None:
     text = render_batching_config(
-        Batching(max_batch_size=32, batch_timeout_micros=2000, num_batch_threads=4, allowed_batch_sizes=(32, 8, 16),
-                 max_enqueued_batches=100, pad_variable_length_inputs=True)
+        Batching(
+            max_batch_size=32,
+            batch_timeout_micros=2000,
+            num_batch_threads=4,
+            allowed_batch_sizes=(32, 8, 16),
+            max_enqueued_batches=100,
+            pad_variable_length_inputs=True,
+        )
     )
     assert text == _golden("batching.config", text)
     params = text_format.Parse(text, BatchingParameters())

@@ -29,17 +29,25 @@ def _build() -> dict[str, Any]:
         ["max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads"], start=1
     ):
         batching.field.add(
-            name=name, number=number, type=_F.TYPE_MESSAGE, type_name=".google.protobuf.Int64Value",
+            name=name,
+            number=number,
+            type=_F.TYPE_MESSAGE,
+            type_name=".google.protobuf.Int64Value",
             label=_F.LABEL_OPTIONAL,
         )
     batching.field.add(name="allowed_batch_sizes", number=10, type=_F.TYPE_INT64, label=_F.LABEL_REPEATED)
-    batching.field.add(name="pad_variable_length_inputs", number=11, type=_F.TYPE_BOOL, label=_F.LABEL_OPTIONAL)
+    batching.field.add(
+        name="pad_variable_length_inputs", number=11, type=_F.TYPE_BOOL, label=_F.LABEL_OPTIONAL
+    )
     prometheus = proto.message_type.add(name="PrometheusConfig")
     prometheus.field.add(name="enable", number=1, type=_F.TYPE_BOOL, label=_F.LABEL_OPTIONAL)
     prometheus.field.add(name="path", number=2, type=_F.TYPE_STRING, label=_F.LABEL_OPTIONAL)
     monitoring = proto.message_type.add(name="MonitoringConfig")
     monitoring.field.add(
-        name="prometheus_config", number=1, type=_F.TYPE_MESSAGE, type_name=".tfso_test.PrometheusConfig",
+        name="prometheus_config",
+        number=1,
+        type=_F.TYPE_MESSAGE,
+        type_name=".tfso_test.PrometheusConfig",
         label=_F.LABEL_OPTIONAL,
     )
     pool.Add(proto)
