@@ -174,6 +174,39 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_promote(args: argparse.Namespace) -> int:
+    from .promote import PromoteError, promote_in_file
+
+    try:
+        move = promote_in_file(Path(args.file), args.name, args.label, args.version, args.from_label)
+    except (PromoteError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if move.before == move.after:
+        print(f"{args.file}: {move.describe()} (unchanged)")
+    else:
+        print(f"{args.file}: {move.describe()}")
+        print("Commit and merge this change; the operator then moves the label stage by stage.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from . import kube
+    from .status_view import format_status
+
+    try:
+        api = kube.KubeApi(kube.load_api_client(args.kubeconfig))
+        body = api.get(kube.SERVED_MODEL, args.namespace, args.name)
+    except Exception as err:  # no kubeconfig, unreachable cluster, RBAC
+        print(f"error: cannot read ServedModel {args.namespace}/{args.name}: {err}", file=sys.stderr)
+        return 2
+    if body is None:
+        print(f"error: ServedModel {args.namespace}/{args.name} not found", file=sys.stderr)
+        return 1
+    print(format_status(body), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="servedmodel",
@@ -192,6 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--namespace", help="namespace to render into (default: the file's, else default)")
     p.add_argument("--owner-uid", default="", help="the ServedModel's uid, to include ownerReferences")
     p.set_defaults(func=cmd_render)
+    p = sub.add_parser(
+        "promote",
+        help="edit a ServedModel file in place to move a label (default: stable to where canary is)",
+    )
+    p.add_argument("name", help="the ServedModel's metadata.name")
+    p.add_argument("-f", "--file", required=True, help="the YAML file to edit (comments and layout are kept)")
+    p.add_argument("--label", default="stable", help="the label to move (default: stable)")
+    p.add_argument("--version", type=int, help="the version to point it at (default: the --from-label's)")
+    p.add_argument("--from-label", default="canary", help="where to take the version from (default: canary)")
+    p.set_defaults(func=cmd_promote)
+    p = sub.add_parser("status", help="live labels per replica, the rollout step and conditions")
+    p.add_argument("name", help="the ServedModel's metadata.name")
+    p.add_argument("-n", "--namespace", default="default")
+    p.add_argument("--kubeconfig", help="kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+    p.set_defaults(func=cmd_status)
     return parser
 
 
