@@ -23,6 +23,7 @@ class Reconciler:
         self.settings = settings
         self.storage_check = storage_check
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="replicas")
+        self.passes = 0
 
     def reconcile_key(self, key: tuple[str, str]) -> float | None:
         """One pass for the object named `key`, read fresh; when to come back, or None if it is gone."""
@@ -33,6 +34,7 @@ class Reconciler:
         return the_plan.requeue_after
 
     def reconcile(self, body: dict[str, Any]) -> tuple[Plan, Applied]:
+        self.passes += 1
         sm = parse_servedmodel(body)
         observed = observe(self.api, sm, self.settings, self.storage_check, self._pool)
         now = datetime.datetime.now(datetime.UTC)

@@ -1,0 +1,70 @@
+"""Fixtures that install the CRD and run the operator in-process (kopf's KopfRunner)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kopf.testing import KopfRunner
+
+REPO = Path(__file__).resolve().parents[2]
+CRD = REPO / "crds" / "servedmodels.tfserving.dev.yaml"
+
+
+def kubectl(
+    kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args], input=stdin, capture_output=True, text=True
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
+    return proc
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 60.0, interval: float = 0.5) -> Any:
+    """Poll `probe` until it returns something truthy; fail naming `what` and the last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def crd(kubeconfig: Path) -> Path:
+    kubectl(kubeconfig, "apply", "--server-side", "--field-manager=tfso-e2e", "-f", str(CRD))
+    kubectl(
+        kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "crd/servedmodels.tfserving.dev"
+    )
+    return CRD
+
+
+@pytest.fixture(scope="session")
+def operator(crd: Path, kubeconfig: Path, cluster: Any) -> Iterator[Any]:
+    """The operator, running in this process against the test cluster, resyncing every 3 s."""
+    saved = {k: os.environ.get(k) for k in ("KUBECONFIG", "STORAGE_EMULATOR_HOST", "TFSO_RESYNC_SECONDS")}
+    os.environ["KUBECONFIG"] = str(kubeconfig)
+    os.environ["TFSO_RESYNC_SECONDS"] = "3"
+    if cluster.gcs_endpoint:
+        os.environ["STORAGE_EMULATOR_HOST"] = cluster.gcs_endpoint
+    from tfserving_operator import handlers
+
+    args = ["run", "--all-namespaces", "--standalone", "-m", "tfserving_operator.handlers"]
+    with KopfRunner(args, timeout=60) as runner:
+        wait_for("the operator to start", lambda: handlers.runtime.reconciler is not None, timeout=30)
+        yield handlers.runtime
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    assert runner.exception is None, runner.exception
