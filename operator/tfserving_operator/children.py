@@ -253,7 +253,13 @@ def is_gpu_image(image: str) -> bool:
 
 
 def serving_children(sm: ServedModel, stage: Stage, settings: OperatorSettings) -> list[Manifest]:
-    """Every serving object, in apply order (the ConfigMap before the pods that mount it)."""
+    """Every serving object, in apply order (the ConfigMap before the pods that mount it).
+
+    Until some version is complete in storage there is nothing to serve: no pods hold GPUs, and no
+    server waits forever on a model without versions (TF Serving blocks a start or reload on it).
+    """
+    if not stage.versions:
+        return [config_map(sm, stage)]
     objects = [config_map(sm, stage), deployment(sm, settings), service(sm)]
     hpa = autoscaler(sm)
     if hpa:

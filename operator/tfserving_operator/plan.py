@@ -263,7 +263,11 @@ def build_status(
         conditions.append(cond("Degraded", False, "AsExpected", "nothing is failing"))
 
     desired = observed.desired_replicas
-    if observed.unschedulable:
+    if not decision.stage.versions:
+        conditions.append(
+            cond("Ready", False, "NoCompleteVersion", "no version is complete in storage yet (see Exported)")
+        )
+    elif observed.unschedulable:
         conditions.append(cond("Ready", False, "Unschedulable", observed.unschedulable))
     elif observed.ready_replicas == 0:
         conditions.append(cond("Ready", False, "NoReadyReplicas", "no serving replica is ready yet"))
@@ -353,6 +357,7 @@ def status_events(previous: Mapping[str, Any], status: Mapping[str, Any]) -> tup
         else:
             warn = (cond["type"], cond["status"]) in _WARNING_STATES and cond["reason"] not in (
                 "NoReadyReplicas",
+                "NoCompleteVersion",
                 "ReplicasNotReady",
             )
         events.append(

@@ -1,7 +1,7 @@
 """Talk to each TF Serving replica: read its model status and labels; push a models.config.
 
-REST status: GET /v1/models/<m> lists every version with its state; GET /v1/models/<m>/labels/<l>
-answers with the version the label resolves to (tf-serving.md, Status). Push: gRPC
+REST status: GET /v1/models/<m> lists every version with its state; GET
+/v1/models/<m>/labels/<l>/metadata names the version a label resolves to (tf-serving.md, Status). Push: gRPC
 ModelService/HandleReloadConfig applies a whole ModelServerConfig at once; for a new version it
 returns before the version loads, so the planner confirms every step through the status API.
 """
@@ -59,11 +59,12 @@ def read_replica(endpoint: Endpoint, model: str, labels: Iterable[str], timeout:
         versions = _statuses(payload) if code == 200 else {}
         live: dict[str, int] = {}
         for label in labels:
-            code, payload = _get_json(f"{base}/labels/{quote(label)}", timeout)
-            if code == 200:
-                resolved = _statuses(payload)
-                if resolved:
-                    live[label] = next(iter(resolved))
+            # The status API ignores labels (get_model_status_impl.cc reads only name and version);
+            # metadata resolves them, and an unknown label is a 400 "Unrecognized servable version label".
+            code, payload = _get_json(f"{base}/labels/{quote(label)}/metadata", timeout)
+            version = (payload.get("model_spec") or {}).get("version") if code == 200 else None
+            if version is not None:
+                live[label] = int(version)
     except (OSError, ValueError):
         return ReplicaView(pod=endpoint.pod, ready=endpoint.ready, reachable=False)
     return ReplicaView(pod=endpoint.pod, ready=endpoint.ready, versions=versions, labels=live)

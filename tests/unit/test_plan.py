@@ -172,3 +172,11 @@ def test_a_missing_version_without_export_says_how_to_fix_it() -> None:
     cond = next(c for c in p.status["conditions"] if c["type"] == "Exported")
     assert cond["reason"] == "VersionMissing"
     assert "savedmodel-export" in cond["message"]
+
+
+def test_nothing_complete_yet_means_no_pods_hold_gpus() -> None:
+    sm = servedmodel()
+    storage = {1: VersionCheck(False, "no files"), 2: VersionCheck(False, "no files")}
+    p = plan(sm, Observed(storage=storage), SETTINGS, NOW)
+    assert [o["kind"] for o in p.applies] == ["ConfigMap", "Job"]
+    assert conditions(p.status)["Ready"] == ("False", "NoCompleteVersion")
