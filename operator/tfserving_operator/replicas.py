@@ -2,7 +2,7 @@
 
 REST status: GET /v1/models/<m> lists every version with its state; GET
 /v1/models/<m>/labels/<l>/metadata names the version a label resolves to (tf-serving.md, Status). Push: gRPC
-ModelService/HandleReloadConfig applies a whole ModelServerConfig at once; for a new version it
+ModelService/HandleReloadConfigRequest applies a whole ModelServerConfig at once; for a new version it
 returns before the version loads, so the planner confirms every step through the status API.
 """
 
@@ -25,15 +25,21 @@ class Endpoint:
     pod: str
     ip: str
     ready: bool
+    rest_port: int = REST_PORT
+    grpc_port: int = GRPC_PORT
 
 
 class ReplicaError(Exception):
     pass
 
 
+# Replicas are reached at their pod IPs directly: never through a proxy named in the environment.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _get_json(url: str, timeout: float) -> tuple[int, dict[str, Any]]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with _DIRECT.open(url, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as err:
         try:
@@ -53,7 +59,7 @@ def _statuses(payload: dict[str, Any]) -> dict[int, VersionStatus]:
 
 
 def read_replica(endpoint: Endpoint, model: str, labels: Iterable[str], timeout: float) -> ReplicaView:
-    base = f"http://{endpoint.ip}:{REST_PORT}/v1/models/{quote(model)}"
+    base = f"http://{endpoint.ip}:{endpoint.rest_port}/v1/models/{quote(model)}"
     try:
         code, payload = _get_json(base, timeout)
         versions = _statuses(payload) if code == 200 else {}
@@ -70,7 +76,7 @@ def read_replica(endpoint: Endpoint, model: str, labels: Iterable[str], timeout:
     return ReplicaView(pod=endpoint.pod, ready=endpoint.ready, versions=versions, labels=live)
 
 
-# ModelService/HandleReloadConfig messages (tensorflow_serving/apis/model_management.proto):
+# ModelService/HandleReloadConfigRequest messages (tensorflow_serving/apis/model_management.proto):
 #   ReloadConfigRequest  { ModelServerConfig config = 1; ... }
 #   ReloadConfigResponse { StatusProto status = 1; ... }
 #   StatusProto { error.Code error_code = 1; string error_message = 2; }
@@ -78,7 +84,7 @@ def read_replica(endpoint: Endpoint, model: str, labels: Iterable[str], timeout:
 # error codes), so the operator frames these two small wrappers itself; ModelServerConfig itself
 # comes from tensorflow_serving.config, which needs only protobuf. Tests check the framing against
 # the generated classes.
-RELOAD_METHOD = "/tensorflow.serving.ModelService/HandleReloadConfig"
+RELOAD_METHOD = "/tensorflow.serving.ModelService/HandleReloadConfigRequest"
 
 
 def _varint(value: int) -> bytes:
@@ -149,7 +155,9 @@ def push_config(endpoint: Endpoint, models_config: str, timeout: float) -> None:
     import grpc
 
     request = encode_reload_request(models_config)
-    with grpc.insecure_channel(f"{endpoint.ip}:{GRPC_PORT}") as channel:
+    # Pod IPs are reached directly, never through a proxy from the environment.
+    options = [("grpc.enable_http_proxy", 0)]
+    with grpc.insecure_channel(f"{endpoint.ip}:{endpoint.grpc_port}", options=options) as channel:
         call = channel.unary_unary(RELOAD_METHOD)
         try:
             response = call(request, timeout=timeout)

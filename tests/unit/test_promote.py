@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tfserving_operator.promote import PromoteError, promote_in_file
 
 FILE = """\

@@ -5,6 +5,7 @@ from __future__ import annotations
 from google.protobuf import text_format
 from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.config import model_server_config_pb2
+
 from tfserving_operator.replicas import decode_reload_response, encode_reload_request
 from tfserving_operator.stage import Stage
 from tfserving_operator.tfconfig import render_models_config
@@ -28,3 +29,13 @@ def test_response_status_is_decoded() -> None:
     )
     assert decode_reload_response(failed.SerializeToString()) == (9, failed.status.error_message)
     assert decode_reload_response(model_management_pb2.ReloadConfigResponse().SerializeToString()) == (0, "")
+
+
+def test_the_method_path_is_the_one_model_service_defines() -> None:
+    from tensorflow_serving.apis import model_service_pb2
+
+    from tfserving_operator.replicas import RELOAD_METHOD
+
+    service = model_service_pb2.DESCRIPTOR.services_by_name["ModelService"]
+    method = next(m for m in service.methods if m.input_type.name == "ReloadConfigRequest")
+    assert f"/{service.full_name}/{method.name}" == RELOAD_METHOD

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from tfserving_operator.rollout import Phase, ReplicaView, VersionStatus, goal_for, next_stage
 from tfserving_operator.stage import Stage
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
+
 from tfserving_operator.spec import Batching
 from tfserving_operator.stage import Stage
 from tfserving_operator.tfconfig import render_batching_config, render_models_config, render_monitoring_config

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tfserving_operator.validation import validate_document, with_defaults
 
 from tests.corpus import InvalidCase, invalid_cases
+from tfserving_operator.validation import validate_document, with_defaults
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "manifests" / "examples").glob("*.yaml"))
 
