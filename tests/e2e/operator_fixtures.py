@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -68,3 +69,28 @@ def operator(crd: Path, kubeconfig: Path, cluster: Any) -> Iterator[Any]:
         else:
             os.environ[key] = value
     assert runner.exception is None, runner.exception
+
+
+@pytest.fixture(scope="session")
+def acme_models(gcs_endpoint: str) -> str:
+    """The README example's storage: version 1 published by the exporter, version 2's source uploaded."""
+    from tests.support.models import publish_image_classifier_source
+
+    os.environ["STORAGE_EMULATOR_HOST"] = gcs_endpoint
+    publish_image_classifier_source("gs://acme-models/src/vit-1.keras", seed=1)
+    publish_image_classifier_source("gs://acme-models/src/vit-2.keras", seed=2)
+    exporter = Path(sys.executable).parent / "savedmodel-export"
+    proc = subprocess.run(
+        [
+            str(exporter),
+            "--source=gs://acme-models/src/vit-1.keras",
+            "--output=gs://acme-models/vit",
+            "--version=1",
+            "--preset=image-classifier",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "STORAGE_EMULATOR_HOST": gcs_endpoint},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return "gs://acme-models/vit"

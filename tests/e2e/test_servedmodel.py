@@ -13,7 +13,7 @@ import yaml
 
 from tests.corpus import InvalidCase, invalid_cases
 
-from .operator_fixtures import crd, kubectl, operator, wait_for  # noqa: F401
+from .operator_fixtures import acme_models, crd, kubectl, operator, wait_for  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "manifests" / "examples" / "vit.yaml"
@@ -56,7 +56,7 @@ def test_api_server_rejects_each_invalid_spec_naming_the_field(
 
 
 def test_readme_example_creates_children_on_the_gpu_pool_and_becomes_ready(
-    operator: Any, k8s: Any, kubeconfig: Path, namespace: str
+    operator: Any, acme_models: str, k8s: Any, kubeconfig: Path, namespace: str
 ) -> None:
     body = example(namespace)
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
@@ -99,7 +99,7 @@ def test_readme_example_creates_children_on_the_gpu_pool_and_becomes_ready(
 
 
 def test_a_resync_with_nothing_changed_writes_nothing(
-    operator: Any, k8s: Any, kubeconfig: Path, namespace: str
+    operator: Any, acme_models: str, k8s: Any, kubeconfig: Path, namespace: str
 ) -> None:
     body = example(namespace, versions=[{"version": 1}], labels={"stable": 1})
     body["spec"]["serving"]["accelerator"] = {"type": "nvidia-tesla-t4"}
@@ -119,7 +119,7 @@ def test_a_resync_with_nothing_changed_writes_nothing(
 
 
 def test_more_gpus_than_any_node_has_stays_pending_with_the_schedulers_reason(
-    operator: Any, k8s: Any, kubeconfig: Path, namespace: str
+    operator: Any, acme_models: str, k8s: Any, kubeconfig: Path, namespace: str
 ) -> None:
     body = example(namespace, versions=[{"version": 1}], labels={"stable": 1}, autoscaling=None)
     body["spec"].pop("autoscaling")
@@ -136,7 +136,7 @@ def test_more_gpus_than_any_node_has_stays_pending_with_the_schedulers_reason(
 
 
 def test_deleting_the_servedmodel_removes_every_child(
-    operator: Any, k8s: Any, kubeconfig: Path, namespace: str
+    operator: Any, acme_models: str, k8s: Any, kubeconfig: Path, namespace: str
 ) -> None:
     body = example(namespace)
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
