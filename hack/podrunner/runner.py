@@ -227,7 +227,11 @@ class Runner:
         record.remember(spec)
         record.save(pod_dir)
         policy = pod["spec"].get("restartPolicy", "Always")
-        probe = readiness_probe(container, record.pod_ip) if kind == "serving" else None
+        probe = (
+            readiness_probe(container, record.pod_ip, env, lambda value: localize(value, mounts))
+            if kind == "serving"
+            else None
+        )
         return Tracked(record, pod_dir, container, spec, env, mounts, policy, probe)
 
     def _env(

@@ -89,3 +89,55 @@ spec:
     problems = validate_document(doc)
     assert [p.path for p in problems] == ["spec.labels.stable"]
     assert "integer" in problems[0].message
+
+
+def test_every_schema_node_is_typed_and_described() -> None:
+    """A structural schema: every property has a type (or is int-or-string) and a description."""
+    crd = yaml.safe_load((Path(__file__).parents[2] / "crds" / "servedmodels.tfserving.dev.yaml").read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    bad: list[str] = []
+    keywords = {
+        "type",
+        "format",
+        "description",
+        "properties",
+        "items",
+        "required",
+        "enum",
+        "default",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+        "maxProperties",
+        "pattern",
+        "additionalProperties",
+        "anyOf",
+        "x-kubernetes-validations",
+        "x-kubernetes-int-or-string",
+        "x-kubernetes-preserve-unknown-fields",
+        "x-kubernetes-list-type",
+        "x-kubernetes-list-map-keys",
+    }
+
+    def walk(node: dict, path: str) -> None:  # type: ignore[type-arg]
+        bad.extend(f"{path}: unknown schema keyword {key!r}" for key in node if key not in keywords)
+        for name, sub in (node.get("properties") or {}).items():
+            where = f"{path}.{name}"
+            if not isinstance(sub, dict):
+                bad.append(f"{where}: not a schema")
+                continue
+            if not (sub.get("type") or sub.get("x-kubernetes-int-or-string")):
+                bad.append(f"{where}: no type")
+            if where not in (".metadata",) and not sub.get("description"):
+                bad.append(f"{where}: no description")
+            walk(sub, where)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], path + "[]")
+        if isinstance(node.get("additionalProperties"), dict):
+            walk(node["additionalProperties"], path + "{}")
+
+    walk(schema, "")
+    assert not bad, bad
