@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import datetime
 import json
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,7 +63,9 @@ def load_api_client(kubeconfig: str | None = None) -> client.ApiClient:
     try:
         config.load_incluster_config(client_configuration=configuration)
     except config.ConfigException:
-        config.load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+        # The client reads KUBECONFIG when it is imported; read it now, so a later setting counts.
+        path = kubeconfig or os.environ.get("KUBECONFIG")
+        config.load_kube_config(config_file=path, client_configuration=configuration)
     return client.ApiClient(configuration)
 
 

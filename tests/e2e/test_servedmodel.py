@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
 
 from tests.corpus import InvalidCase, invalid_cases
 
@@ -46,8 +46,10 @@ def test_crd_is_documented_for_kubectl_explain(crd: Path, kubeconfig: Path) -> N
 def test_api_server_rejects_each_invalid_spec_naming_the_field(
     case: InvalidCase, crd: Path, kubeconfig: Path, namespace: str
 ) -> None:
+    body = case.body()
+    body["metadata"]["namespace"] = namespace
     proc = kubectl(
-        kubeconfig, "apply", "--dry-run=server", "-n", namespace, "-f", str(case.path), check=False
+        kubeconfig, "apply", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(body), check=False
     )
     assert proc.returncode != 0, f"{case.name} was accepted by the API server"
     assert case.field in proc.stderr, proc.stderr
@@ -65,17 +67,13 @@ def test_readme_example_creates_children_on_the_gpu_pool_and_becomes_ready(
     cm = k8s.core.read_namespaced_config_map("vit-serving-config", namespace)
     assert "model_config_list" in cm.data["models.config"]
     assert k8s.core.read_namespaced_service("vit", namespace).spec.ports[0].port == 8500
+    autoscaling = client.AutoscalingV2Api(k8s.api)
     hpa = wait_for(
         "the HPA",
-        lambda: k8s.api.call_api(
-            f"/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers/vit-serving",
-            "GET",
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-        ),
-    )
-    assert json.loads(hpa.data)["spec"]["maxReplicas"] == 4
+        lambda: autoscaling.list_namespaced_horizontal_pod_autoscaler(namespace).items,
+    )[0]
+    assert hpa.spec.max_replicas == 4
+    assert hpa.spec.scale_target_ref.name == "vit-serving"
 
     def scheduled() -> list[Any]:
         pods = k8s.core.list_namespaced_pod(namespace, label_selector="tfserving.dev/role=server").items
@@ -141,7 +139,7 @@ def test_deleting_the_servedmodel_removes_every_child(
     body = example(namespace)
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
     wait_for("the Deployment", lambda: k8s.apps.list_namespaced_deployment(namespace).items)
-    wait_for("the export Job", lambda: k8s.batch.list_namespaced_job(namespace).items)
+    wait_for("the Service", lambda: k8s.core.list_namespaced_service(namespace).items)
     kubectl(kubeconfig, "delete", "servedmodel", "vit", "-n", namespace, "--wait=true")
 
     def gone() -> bool:
