@@ -19,7 +19,7 @@ import yaml
 
 from tests.support.models import publish_source
 
-from .operator_fixtures import kubectl, operator, wait_for  # noqa: F401
+from .operator_fixtures import crd, kubectl, operator, wait_for  # noqa: F401
 from .test_servedmodel import condition, get_sm
 
 INPUT = {"instances": [[1.0, 1.0, 1.0]]}  # version N answers N * 3
