@@ -17,7 +17,7 @@ class OperatorSettings:
     gpu_resource: str = "nvidia.com/gpu"
     gpu_taint_key: str = "nvidia.com/gpu"
     resync_seconds: float = 60.0
-    rollout_poll_seconds: float = 1.0
+    rollout_poll_seconds: float = 0.5
     replica_timeout_seconds: float = 3.0
 
     @classmethod
