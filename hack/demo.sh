@@ -22,9 +22,10 @@ kubectl wait --for=condition=Established --timeout=60s crd/servedmodels.tfservin
 
 step "Operator (log: $TFSO_CLUSTER_STATE/operator.log)"
 pidfile=$TFSO_CLUSTER_STATE/operator.pid
-if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-	kill "$(cat "$pidfile")" && sleep 1
-fi
+# shellcheck source=hack/cluster/lib.sh
+source hack/cluster/versions.sh
+source hack/cluster/lib.sh
+stop_pidfile "$pidfile" "-m tfserving_operator"
 setsid "$PY" -m tfserving_operator </dev/null >>"$TFSO_CLUSTER_STATE/operator.log" 2>&1 &
 echo $! >"$pidfile"
 echo "operator running, pid $(cat "$pidfile")"

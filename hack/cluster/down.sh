@@ -16,6 +16,8 @@ if [[ -z ${TFSO_CLUSTER_LOCKED:-} ]]; then
 	TFSO_CLUSTER_LOCKED=1 exec flock -o "$TFSO_CACHE/.cluster.lock" bash "${BASH_SOURCE[0]}" "$@"
 fi
 
+# The operator `make demo` started, if any.
+stop_pidfile "$TFSO_STATE/operator.pid" "-m tfserving_operator"
 stop_pidfile "$RUNNER_PIDFILE" "-m podrunner"
 # Pod processes run in their own process groups (led by podrunner's wrap.py) so that they outlive a
 # pod runner restart; stop them here.

@@ -15,6 +15,18 @@ from .replicas import ReplicaError, push_config
 from .settings import OperatorSettings
 
 
+def without_empty(value: Any) -> Any:
+    """Drop empty maps and lists. Server-side apply turns an empty map into null, which a typed
+    status schema then rejects ("must be of type object"); leaving the field out clears it as well,
+    since the operator's field manager owns it."""
+    if isinstance(value, dict):
+        pruned = {k: without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v != {} and v != []}
+    if isinstance(value, list):
+        return [without_empty(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Applied:
     writes: int
@@ -51,7 +63,7 @@ def apply_plan(
 
         errors = [e for e in pool.map(push, plan.push_to) if e]
 
-    status = plan.status
+    status = without_empty(plan.status)
     if errors:
         status = copy.deepcopy(status)
         for cond in status["conditions"]:

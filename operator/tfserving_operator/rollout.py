@@ -16,7 +16,7 @@ The safe sequence (tf-serving.md, "The label rule"; TF Serving's serving_config.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .stage import Stage
@@ -117,13 +117,27 @@ def _describe_versions(versions: Iterable[int]) -> str:
     return ", ".join(str(v) for v in sorted(versions))
 
 
+def _agreed_labels(replicas: Sequence[ReplicaView]) -> dict[str, int] | None:
+    first = dict(replicas[0].labels)
+    return first if all(dict(r.labels) == first for r in replicas[1:]) else None
+
+
 def next_stage(goal: Goal, current: Stage | None, replicas: Iterable[ReplicaView]) -> Decision:
-    ready = [r for r in replicas if r.ready]
+    replicas = [r for r in replicas if r.reachable]
+    # Labels must stay resolvable on the replicas that serve traffic. Servers that answer but are
+    # not ready still hold labels and refuse to move one to a version they have not loaded, so with
+    # no ready replica the running ones are sequenced the same way.
+    ready = [r for r in replicas if r.ready] or [r for r in replicas if r.versions]
     final = Stage(goal.versions, goal.labels)
     if current is None or not ready:
-        # No ready replica serves traffic, so no label can break: go straight to the goal. Servers
-        # start from it with --allow_version_labels_for_unavailable_models (invariant 4).
+        # No server holds a label yet: go straight to the goal. Servers start from it with
+        # --allow_version_labels_for_unavailable_models (invariant 4).
         return Decision(final, Phase.IDLE, "serving " + final.describe())
+    served = _agreed_labels(ready)
+    if served is not None and served != dict(current.labels):
+        # The servers do not hold the recorded stage's labels (TF Serving refused a label move, or
+        # a polled file is not re-read yet): plan from the labels they actually serve.
+        current = Stage(current.versions | frozenset(served.values()), served)
 
     # 1. Load every target with the labels unchanged.
     loading = Stage(current.versions | goal.versions, current.labels)

@@ -18,3 +18,14 @@ def test_a_changed_or_removed_field_is_drift() -> None:
     assert not contains({"metadata": {"labels": {}}}, {"metadata": {"labels": {"x": "y"}}})
     assert not contains({"args": ["--a", "--b"]}, {"args": ["--a"]})
     assert not contains({"name": "1.0"}, {"name": "x"})
+
+
+def test_status_leaves_out_empty_maps_which_server_side_apply_would_null() -> None:
+    from tfserving_operator.apply import without_empty
+
+    status = {
+        "liveLabels": {},
+        "servers": [{"pod": "a", "labels": {}, "versions": {"1": "AVAILABLE"}}],
+        "x": 0,
+    }
+    assert without_empty(status) == {"servers": [{"pod": "a", "versions": {"1": "AVAILABLE"}}], "x": 0}

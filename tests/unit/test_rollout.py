@@ -109,3 +109,24 @@ def test_unready_replicas_do_not_hold_back_a_move_but_are_pushed_to() -> None:
 def test_no_labels_serves_the_newest_complete_version() -> None:
     goal = goal_for({}, [1, 5, 3], None, False)
     assert goal.versions == frozenset({5})
+
+
+def test_running_but_unready_servers_are_sequenced_too_not_jumped_over() -> None:
+    """A server that answers but is not ready yet still holds labels and refuses to move one."""
+    current = Stage(frozenset({1}), {"stable": 1})
+    goal = goal_for({"stable": 2}, [1, 2], current, False)
+    starting = [replica(p, {1: AV}, {"stable": 1}, ready=False) for p in ("a", "b")]
+    decision = next_stage(goal, current, starting)
+    assert decision.phase is Phase.LOADING
+    assert decision.stage == Stage(frozenset({1, 2}), {"stable": 1})
+
+
+def test_a_stage_the_servers_refused_is_replanned_from_what_they_serve() -> None:
+    """The ConfigMap says stable=2 on {2}, but every server refused the move and serves stable=1."""
+    recorded = Stage(frozenset({2}), {"stable": 2})
+    goal = goal_for({"stable": 2}, [1, 2], recorded, False)
+    refused = [replica(p, {1: AV}, {"stable": 1}, ready=False) for p in ("a", "b")]
+    decision = next_stage(goal, recorded, refused)
+    assert decision.stage == Stage(frozenset({1, 2}), {"stable": 1}), "load 2 first, keep stable on 1"
+    loaded = [replica(p, {1: AV, 2: AV}, {"stable": 1}) for p in ("a", "b")]
+    assert next_stage(goal, decision.stage, loaded).stage == Stage(frozenset({1, 2}), {"stable": 2})

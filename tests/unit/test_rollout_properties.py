@@ -47,15 +47,17 @@ class SimServer:
         self.labels = dict(stage.labels)
         return True
 
-    @property
-    def ready(self) -> bool:
-        needed = set(self.labels.values()) or {v for v, s in self.versions.items() if s != "END"}
+    def ready(self, recorded: Stage | None) -> bool:
+        """Like the pods' readiness probe: the ConfigMap stage's labelled versions are AVAILABLE here."""
+        if recorded is None:
+            return False
+        needed = set(recorded.labels.values()) or set(recorded.versions)
         return all(self.versions.get(v) == "AVAILABLE" for v in needed)
 
-    def view(self) -> ReplicaView:
+    def view(self, recorded: Stage | None) -> ReplicaView:
         return ReplicaView(
             pod=self.name,
-            ready=self.ready,
+            ready=self.ready(recorded),
             versions={v: VersionStatus(s, self.errors.get(v, "")) for v, s in self.versions.items()},
             labels=dict(self.labels),
         )
@@ -98,8 +100,8 @@ def test_every_emitted_stage_keeps_the_invariants(
 
     def reconcile() -> None:
         nonlocal stage
-        before_ready = {s.name: (s.ready, s.resolvable()) for s in servers}
-        views = [s.view() for s in servers]
+        before_ready = {s.name: (s.ready(stage), s.resolvable()) for s in servers}
+        views = [s.view(stage) for s in servers]
         goal = goal_for(spec_labels, exported, stage, keep_previous_stable=False)
         decision = next_stage(goal, stage, views)
         new = decision.stage
@@ -168,13 +170,15 @@ def test_without_failures_every_rollout_reaches_its_goal(
     exported = set(VERSIONS)
     stage = next_stage(goal_for(start, exported, None, False), None, []).stage
     servers = [SimServer.start(f"pod-{i}", stage) for i in range(replicas)]
-    for _ in range(20):
-        for server in servers:
-            for v, s in server.versions.items():
-                if s == "LOADING":
-                    server.versions[v] = "AVAILABLE"
+    for step in range(20):
+        # Loads finish one pass after they start, so the first pass sees servers up but not ready.
+        if step > 0:
+            for server in servers:
+                for v, s in server.versions.items():
+                    if s == "LOADING":
+                        server.versions[v] = "AVAILABLE"
         goal = goal_for(target, exported, stage, False)
-        decision = next_stage(goal, stage, [s.view() for s in servers])
+        decision = next_stage(goal, stage, [s.view(stage) for s in servers])
         assert decision.phase is not Phase.FAILED
         stage = decision.stage
         for server in servers:
