@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv lint types unit integration e2e test bench cluster-up cluster-down kubeconfig demo clean
+.PHONY: all venv lint types unit integration e2e test bench cluster-up cluster-down kubeconfig demo manifests clean
 
 all: venv
 
@@ -54,6 +54,9 @@ kubeconfig:
 
 demo: venv
 	@bash hack/demo.sh
+
+manifests:
+	bash hack/render-install.sh
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from .stage import Stage
 
 AVAILABLE = "AVAILABLE"
+UNLOADING = "UNLOADING"
 END = "END"
 
 
@@ -58,9 +59,15 @@ class ReplicaView:
         return status is not None and status.state == AVAILABLE
 
     def holds(self, stage: Stage) -> bool:
-        """Whether this server has taken `stage` (loading counts; END without error does not)."""
-        live = {v for v, s in self.versions.items() if s.state != END or s.error}
-        return live >= stage.versions and dict(self.labels) == dict(stage.labels)
+        """Whether this server has taken `stage`: it loads (or has loaded) exactly the stage's
+        versions, a failed one counting as taken, and resolves exactly its labels."""
+        live = {v for v, s in self.versions.items() if s.state not in (END, UNLOADING)}
+        failed = {v for v, s in self.versions.items() if s.failed}
+        return (
+            stage.versions <= live | failed
+            and live <= stage.versions
+            and dict(self.labels) == dict(stage.labels)
+        )
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,9 @@ def promote_once(kubectl: list[str], replicas: Replicas, namespace: str, target:
         time.sleep(0.01)
 
 
-def run_mode(env: dict[str, str], delivery: str, promotions: int, poll_seconds: int) -> list[Sample]:
+def run_mode(
+    env: dict[str, str], delivery: str, promotions: int, poll_seconds: int, load_delay: float
+) -> list[Sample]:
     kubectl = ["kubectl", "--kubeconfig", env["KUBECONFIG"]]
     namespace = f"bench-{delivery}-{uuid.uuid4().hex[:5]}"
     sh(*kubectl, "create", "namespace", namespace)
@@ -129,7 +131,13 @@ def run_mode(env: dict[str, str], delivery: str, promotions: int, poll_seconds: 
             "storageUri": "gs://bench-models/scale",
             "versions": [{"version": 1}, {"version": 2}],
             "labels": {"stable": 1},
-            "serving": {"replicas": 3, "configPollSeconds": poll_seconds},
+            # --load_delay_seconds is the stand-in's: a tiny model loads in milliseconds, a real one
+            # takes seconds to minutes; a fixed delay keeps the load/overhead split readable.
+            "serving": {
+                "replicas": 3,
+                "configPollSeconds": poll_seconds,
+                "extraArgs": [f"--load_delay_seconds={load_delay}"],
+            },
             "rollout": {"configDelivery": delivery},
         },
     }
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--promotions", type=int, default=20)
     parser.add_argument("--poll-seconds", type=int, default=5, help="configPollSeconds for the poll run")
+    parser.add_argument("--load-delay", type=float, default=1.0, help="the stand-in's load time per version")
     args = parser.parse_args(argv)
 
     env = cluster_env()
@@ -216,9 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         stderr=subprocess.STDOUT,
     )
     try:
-        print(f"promotion latency, {args.promotions} promotions per mode, 3 replicas:", flush=True)
-        reload = run_mode(env, "reload", args.promotions, args.poll_seconds)
-        poll = run_mode(env, "poll", args.promotions, args.poll_seconds)
+        print(
+            f"promotion latency, {args.promotions} promotions per mode, 3 replicas, "
+            f"{args.load_delay} s load per version:",
+            flush=True,
+        )
+        reload = run_mode(env, "reload", args.promotions, args.poll_seconds, args.load_delay)
+        poll = run_mode(env, "poll", args.promotions, args.poll_seconds, args.load_delay)
     finally:
         operator.terminate()
         operator.wait(timeout=30)

@@ -112,6 +112,22 @@ def wait_live(k8s: Any, namespace: str, labels: dict[str, int], timeout: float =
     return wait_for(f"labels {labels} live on every replica", live, timeout=timeout, interval=1)  # type: ignore[no-any-return]
 
 
+def unloaded_everywhere(k8s: Any, namespace: str, version: int) -> bool:
+    http = requests.Session()
+    http.trust_env = False
+    pods = k8s.core.list_namespaced_pod(namespace, label_selector="tfserving.dev/role=server").items
+    for pod in pods:
+        states = http.get(f"http://{pod.status.pod_ip}:8501/v1/models/scale", timeout=5).json()
+        live = {
+            int(v["version"])
+            for v in states["model_version_status"]
+            if v["state"] not in ("END", "UNLOADING")
+        }
+        if version in live:
+            return False
+    return True
+
+
 def pod_identities(k8s: Any, namespace: str) -> dict[str, tuple[str, int]]:
     pods = k8s.core.list_namespaced_pod(namespace, label_selector="tfserving.dev/role=server").items
     return {
@@ -162,7 +178,10 @@ def test_canary_promotion_and_rollback_without_a_failed_request_or_a_restart(
         time.sleep(2)
         set_labels(kubeconfig, namespace, {"stable": 2, "canary": 2})
         sm = wait_live(k8s, namespace, {"stable": 2, "canary": 2})
-        assert sm["status"]["rollout"]["stage"]["versions"] == [2], "version 1 is unloaded after the move"
+        assert sm["status"]["rollout"]["stage"]["versions"] == [2]
+        wait_for(
+            "version 1 unloaded on every server", lambda: unloaded_everywhere(k8s, namespace, 1), timeout=60
+        )
         time.sleep(2)
         # Rollback: version 1 was dropped, so it is loaded again before stable moves back.
         set_labels(kubeconfig, namespace, {"stable": 1, "canary": 2})

@@ -130,3 +130,14 @@ def test_a_stage_the_servers_refused_is_replanned_from_what_they_serve() -> None
     assert decision.stage == Stage(frozenset({1, 2}), {"stable": 1}), "load 2 first, keep stable on 1"
     loaded = [replica(p, {1: AV, 2: AV}, {"stable": 1}) for p in ("a", "b")]
     assert next_stage(goal, decision.stage, loaded).stage == Stage(frozenset({1, 2}), {"stable": 2})
+
+
+def test_a_server_still_holding_a_dropped_version_gets_the_unload_pushed() -> None:
+    stage = Stage(frozenset({2}), {"stable": 2})
+    assert not replica("a", {1: AV, 2: AV}, {"stable": 2}).holds(stage)
+    assert replica("a", {1: VersionStatus("UNLOADING"), 2: AV}, {"stable": 2}).holds(stage)
+    assert replica("a", {1: VersionStatus("END"), 2: AV}, {"stable": 2}).holds(stage)
+    assert replica("a", {2: LOADING}, {"stable": 2}).holds(stage)
+    failed = Stage(frozenset({1, 2}), {"stable": 1})
+    assert replica("a", {1: AV, 2: VersionStatus("END", "boom")}, {"stable": 1}).holds(failed)
+    assert not replica("a", {1: AV}, {"stable": 1}).holds(failed)
