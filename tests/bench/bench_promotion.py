@@ -162,7 +162,13 @@ def run_mode(
             f"overhead {sample.overhead:6.2f} s",
             flush=True,
         )
-        time.sleep(1)  # let unloading finish before the next flip
+        # Not timed: wait until the old version is unloaded everywhere, so the next flip loads it.
+        old = 1 if target == 2 else 2
+        deadline = time.monotonic() + 120
+        while any(replicas.states(ip).get(old) in ("START", "LOADING", "AVAILABLE") for ip in replicas.ips):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{delivery}: version {old} was never unloaded")
+            time.sleep(0.1)
     sh(*kubectl, "delete", "namespace", namespace, "--wait=false")
     return samples
 
