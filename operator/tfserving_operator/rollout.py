@@ -177,7 +177,7 @@ def next_stage(goal: Goal, current: Stage | None, replicas: Iterable[ReplicaView
     if dict(current.labels) != dict(goal.labels):
         moving = Stage(current.versions, goal.labels)
         changes = ", ".join(
-            f"{label} {current.labels.get(label, '-')}->{goal.labels.get(label, '-')}"
+            f"{label} {current.labels.get(label, 'none')}->{goal.labels.get(label, 'none')}"
             for label in sorted(set(current.labels) | set(goal.labels))
             if current.labels.get(label) != goal.labels.get(label)
         )
