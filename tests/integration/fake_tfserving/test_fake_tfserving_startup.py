@@ -87,9 +87,9 @@ def test_broken_warmup_record_fails_the_load(model_library: Path, tmp_path: Path
 
 
 def test_host_outside_loopback_is_refused(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path, ["--host=10.1.2.3", "--model_base_path=/nonexistent"])
+    server = ServerProcess(tmp_path, ["--host=0.0.0.0", "--model_base_path=/nonexistent"])
     try:
         assert server.wait_exit() == 255
-        assert "--host=10.1.2.3: this server binds loopback only" in server.log
+        assert "--host=0.0.0.0: this server binds loopback only" in server.log
     finally:
         server.stop()
