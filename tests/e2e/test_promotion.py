@@ -136,23 +136,25 @@ def pod_identities(k8s: Any, namespace: str) -> dict[str, tuple[str, int]]:
     }
 
 
-def test_canary_promotion_and_rollback_without_a_failed_request_or_a_restart(
-    operator: Any, local_cluster: Any, k8s: Any, kubeconfig: Path, namespace: str, gcs_endpoint: str
-) -> None:
+def serve_two_versions(
+    kubeconfig: Path, k8s: Any, namespace: str, serving: dict[str, Any], rollout: dict[str, Any]
+) -> str:
+    """A ServedModel `scale` whose versions 1 and 2 are exported by Jobs, serving stable=1; its base URI."""
     src = f"gs://e2e-models/{namespace}/src"
+    base = f"gs://e2e-models/{namespace}/scale"
     body = {
         "apiVersion": "tfserving.dev/v1alpha1",
         "kind": "ServedModel",
         "metadata": {"name": "scale", "namespace": namespace},
         "spec": {
-            "storageUri": f"gs://e2e-models/{namespace}/scale",
+            "storageUri": base,
             "versions": [
                 {"version": v, "export": {"source": publish_source(f"{src}/scale-{v}.keras", factor=v)}}
                 for v in (1, 2)
             ],
             "labels": {"stable": 1},
-            "serving": {"replicas": 2, "accelerator": {"type": "nvidia-tesla-t4"}},
-            "rollout": {"stageTimeoutSeconds": 300},
+            "serving": serving,
+            "rollout": rollout,
         },
     }
     kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
@@ -163,6 +165,14 @@ def test_canary_promotion_and_rollback_without_a_failed_request_or_a_restart(
         interval=2,
     )
     wait_live(k8s, namespace, {"stable": 1})
+    return base
+
+
+def test_canary_promotion_and_rollback_without_a_failed_request_or_a_restart(
+    operator: Any, local_cluster: Any, k8s: Any, kubeconfig: Path, namespace: str, gcs_endpoint: str
+) -> None:
+    serving = {"replicas": 2, "accelerator": {"type": "nvidia-tesla-t4"}}
+    serve_two_versions(kubeconfig, k8s, namespace, serving, {"stageTimeoutSeconds": 300})
     wait_for(
         "Ready",
         lambda: condition(get_sm(k8s, namespace, "scale"), "Ready").get("status") == "True",
@@ -209,32 +219,9 @@ def test_a_version_that_fails_to_load_aborts_and_keeps_the_old_labels(
     """Version 2's directory holds a complete manifest but a SavedModel TF cannot load."""
     from tests.support.models import upload
 
-    src = f"gs://e2e-models/{namespace}/src"
-    base = f"gs://e2e-models/{namespace}/scale"
-    body = {
-        "apiVersion": "tfserving.dev/v1alpha1",
-        "kind": "ServedModel",
-        "metadata": {"name": "scale", "namespace": namespace},
-        "spec": {
-            "storageUri": base,
-            "versions": [
-                {"version": 1, "export": {"source": publish_source(f"{src}/scale-1.keras", factor=1)}},
-                {"version": 2, "export": {"source": publish_source(f"{src}/scale-2.keras", factor=2)}},
-            ],
-            "labels": {"stable": 1},
-            # Fail fast: by default TF Serving retries a failing load 5 times, a minute apart.
-            "serving": {"replicas": 1, "extraArgs": ["--max_num_load_retries=0"]},
-            "rollout": {"stageTimeoutSeconds": 600},
-        },
-    }
-    kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump(body))
-    wait_for(
-        "both versions exported",
-        lambda: condition(get_sm(k8s, namespace, "scale"), "Exported").get("status") == "True",
-        timeout=300,
-        interval=2,
-    )
-    wait_live(k8s, namespace, {"stable": 1})
+    # Fail fast: by default TF Serving retries a failing load 5 times, a minute apart.
+    serving = {"replicas": 1, "extraArgs": ["--max_num_load_retries=0"]}
+    base = serve_two_versions(kubeconfig, k8s, namespace, serving, {"stageTimeoutSeconds": 600})
     # Corrupt version 2's graph after its manifest check passed (the operator caches complete versions).
     import tempfile
 

