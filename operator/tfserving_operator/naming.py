@@ -13,7 +13,6 @@ BATCHING_KEY = "batching.config"
 MONITORING_KEY = "monitoring.config"
 READY_VERSIONS_KEY = "ready-versions"
 READY_SCRIPT_KEY = "ready.sh"
-STAGE_KEY = "stage.json"
 GRPC_PORT = 8500
 REST_PORT = 8501
 METRICS_PATH = "/monitoring/prometheus/metrics"

@@ -8,7 +8,6 @@ config/monitoring_config.proto). The unit tests parse every rendering with TF Se
 from __future__ import annotations
 
 import json
-import shlex
 
 from .naming import METRICS_PATH
 from .spec import Batching, ServedModelSpec
@@ -96,7 +95,3 @@ done < "$dir/ready-versions"
 
 def ready_probe_command(config_dir: str) -> list[str]:
     return ["/bin/bash", f"{config_dir}/ready.sh"]
-
-
-def shell_join(args: list[str]) -> str:
-    return " ".join(shlex.quote(a) for a in args)
