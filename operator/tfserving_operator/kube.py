@@ -73,7 +73,8 @@ class KubeApi:
     def __init__(self, api_client: client.ApiClient, field_manager: str = FIELD_MANAGER) -> None:
         self._api = api_client
         self.field_manager = field_manager
-        self.writes: collections.Counter[str] = collections.Counter()
+        self.writes: collections.Counter[str] = collections.Counter()  # by verb
+        self.writes_by_namespace: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
     def _request(
@@ -85,8 +86,10 @@ class KubeApi:
         content_type: str = "application/json",
     ) -> Any:
         if method != "GET":
+            namespace = path.split("/namespaces/", 1)[1].split("/", 1)[0] if "/namespaces/" in path else ""
             with self._lock:
                 self.writes[method] += 1
+                self.writes_by_namespace[namespace] += 1
         url_path = path + (f"?{urlencode(query)}" if query else "")
         headers = {"Accept": "application/json"}
         if body is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ class Reconciler:
         self.settings = settings
         self.storage_check = storage_check
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="replicas")
-        self.passes = 0
+        self.passes: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def reconcile_key(self, key: tuple[str, str]) -> float | None:
         """One pass for the object named `key`, read fresh; when to come back, or None if it is gone."""
@@ -34,8 +35,8 @@ class Reconciler:
         return the_plan.requeue_after
 
     def reconcile(self, body: dict[str, Any]) -> tuple[Plan, Applied]:
-        self.passes += 1
         sm = parse_servedmodel(body)
+        self.passes[(sm.namespace, sm.name)] += 1
         observed = observe(self.api, sm, self.settings, self.storage_check, self._pool)
         now = datetime.datetime.now(datetime.UTC)
         the_plan = plan(sm, observed, self.settings, now, body.get("status") or {})
