@@ -5,15 +5,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from kubernetes import utils
+
+from .operator_fixtures import wait_for
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import Cluster, K8s
@@ -21,17 +21,6 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 POOLS = {"cpu-pool": None, "l4-pool": ("nvidia-l4", 1), "t4-pool": ("nvidia-tesla-t4", 2)}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-
-
-def wait_for(what: str, fn: Callable[[], Any], timeout: float = 60, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
 def raw(resp: Any) -> Obj:
