@@ -45,8 +45,12 @@ def test_an_export_job_publishes_the_version_and_the_operator_sees_it(
     from exporter_job.manifest import VerifiedVersion, verify_version
 
     assert isinstance(verify_version(f"gs://e2e-models/{namespace}/scale/1"), VerifiedVersion)
-    done = k8s.batch.read_namespaced_job("scale-export-1", namespace)
-    assert done.status.succeeded == 1
+    # The manifest can be visible a moment before the Job controller counts the pod's exit.
+    wait_for(
+        "the export Job to succeed",
+        lambda: k8s.batch.read_namespaced_job("scale-export-1", namespace).status.succeeded == 1,
+        timeout=60,
+    )
     sm = get_sm(k8s, namespace, "scale")
     assert {"version": 1, "state": "Exported"} in sm["status"]["versions"] or any(
         v["version"] == 1 and v["state"] in ("Available", "Loading") for v in sm["status"]["versions"]
